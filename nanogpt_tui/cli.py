@@ -1,0 +1,246 @@
+"""`nanogpt-tui`: the TUI with no subcommand, and every TUI action as a headless subcommand.
+
+torch is imported only inside the commands that train or sample, never at start-up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from engine import config as config_mod
+from engine.errors import UserError
+from engine.runstore import RunDir, RunStore, default_runs_dir, summarize
+from nanogpt_tui import format as fmt
+
+err_console = Console(stderr=True, highlight=False)
+
+
+def _store(args: argparse.Namespace) -> RunStore:
+    return RunStore(args.runs_dir or default_runs_dir())
+
+
+# --- train, resume, stop ----------------------------------------------------------------------
+
+
+def resolve_train_config(args: argparse.Namespace) -> config_mod.TrainConfig:
+    overrides = list(args.set or [])
+    if args.data:
+        overrides.append(f"data={Path(args.data).expanduser().resolve()}")
+    return config_mod.resolve(args.preset, args.config, overrides)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from engine.corpus import check_corpus
+
+    cfg = resolve_train_config(args)
+    check_corpus(cfg.data, cfg.block_size)
+    run = _store(args).create(cfg, name=args.name or "", preset=args.preset or "")
+    if args.detach or args.nproc > 1:
+        return _detach(run, resume=False, nproc=args.nproc)
+    return _foreground(run, resume=False)
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    run = _store(args).get(args.run)
+    state = run.state().state
+    if state in ("starting", "running", "stopping"):
+        raise UserError(f"run {run.id} is already {state}.")
+    if state == "done":
+        raise UserError(f"run {run.id} is done: it reached max_iters. Start a new run to go on.")
+    if state in ("imported", "error"):
+        raise UserError(f"run {run.id} is {state} and cannot be resumed.")
+    run.read_config()
+    if args.detach or args.nproc > 1:
+        return _detach(run, resume=True, nproc=args.nproc)
+    return _foreground(run, resume=True)
+
+
+def _detach(run: RunDir, resume: bool, nproc: int) -> int:
+    from engine.launch import launch
+
+    pid = launch(run, resume=resume, nproc=nproc)
+    err_console.print(f"started worker pid {pid}; log in {run.log_path}")
+    print(run.id)
+    return 0
+
+
+def _foreground(run: RunDir, resume: bool) -> int:
+    from engine.train import train  # torch loads here
+    from nanogpt_tui.progress import TrainingProgress
+
+    cfg = run.read_config()
+    with TrainingProgress(run.id, cfg.max_iters) as progress:
+        state = train(run, resume=resume, progress=progress.on_row)
+    status = run.read_status()
+    if state == "failed":
+        err_console.print(f"[red]failed[/]: {status.get('error')}")
+        return 1
+    err_console.print(f"run {run.id} {state} at step {status.get('step')}, "
+                      f"best val {fmt.loss(status.get('best_val'))}")
+    return 0
+
+
+def cmd_stop(args: argparse.Namespace) -> int:
+    from engine.launch import request_stop, wait_until_stopped
+
+    run = _store(args).get(args.run)
+    pid = request_stop(run)
+    err_console.print(f"asked worker pid {pid} to checkpoint and stop after its current step")
+    if args.wait:
+        state = wait_until_stopped(run, args.wait)
+        err_console.print(f"run {run.id} is {state}")
+    return 0
+
+
+def cmd_delete(args: argparse.Namespace) -> int:
+    store = _store(args)
+    run = store.get(args.run)
+    if not args.yes:
+        raise UserError(f"deleting run {run.id} removes its checkpoints; add --yes to confirm.")
+    store.delete(run)
+    err_console.print(f"deleted run {run.id}")
+    return 0
+
+
+# --- looking at runs --------------------------------------------------------------------------
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    rows = _store(args).summaries()
+    if args.json:
+        print(json.dumps([_summary_dict(r) for r in rows], indent=1))
+        return 0
+    table = Table(box=None, header_style="bold")
+    for column in ("id", "name", "state", "step", "best val", "tok/s", "params", "age"):
+        table.add_column(column, justify="right" if column in ("step", "best val",
+                                                               "tok/s", "params") else "left")
+    for r in rows:
+        table.add_row(r.id, r.name, r.state, f"{r.step}/{r.max_iters}", fmt.loss(r.best_val),
+                      fmt.si(r.tokens_per_s), fmt.si(r.params, 2), fmt.age(r.created))
+    Console().print(table if rows else f"no runs in {_store(args).root}")
+    return 0
+
+
+def _summary_dict(r: Any) -> dict[str, Any]:
+    d = dict(vars(r))
+    d["path"] = str(r.path)
+    return d
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    run = _store(args).get(args.run)
+    summary = summarize(run)
+    status = run.read_status()
+    cfg = run.read_config()
+    checkpoints = {which: run.checkpoint_path(which).exists() for which in ("last", "best")}
+    if args.json:
+        print(json.dumps({"summary": _summary_dict(summary), "status": status,
+                          "config": cfg.to_dict(), "checkpoints": checkpoints}, indent=1))
+        return 0
+    console = Console(highlight=False)
+    console.print(f"[bold]{summary.name}[/]  {run.id}  [{summary.state}]"
+                  + (f"  {summary.reason}" if summary.reason else ""))
+    console.print(f"step {summary.step}/{summary.max_iters}  best val {fmt.loss(summary.best_val)}"
+                  f"  {fmt.si(summary.tokens_per_s)} tok/s  {fmt.si(summary.params, 2)} params"
+                  f"  on {status.get('device', '—')}")
+    console.print("checkpoints: " + ", ".join(
+        f"{which}.pt" for which, exists in checkpoints.items() if exists) or "none")
+    console.print(f"directory: {run.path}")
+    table = Table(box=None, show_header=False)
+    for key, value in cfg.to_dict().items():
+        table.add_row(key, repr(value) if isinstance(value, str) else str(value))
+    console.print(table)
+    return 0
+
+
+def cmd_presets(args: argparse.Namespace) -> int:
+    for preset in config_mod.PRESETS.values():
+        print(f"{preset.name:18} {preset.description}")
+    return 0
+
+
+def cmd_tui(args: argparse.Namespace) -> int:
+    from nanogpt_tui.app import NanoGPTApp
+
+    NanoGPTApp(runs_dir=Path(args.runs_dir or default_runs_dir())).run(mouse=not args.no_mouse)
+    return 0
+
+
+# --- the parser -------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--runs-dir", type=Path, default=None,
+                        help="where runs live (default: $NANOGPT_TUI_RUNS or ./runs)")
+    parser = argparse.ArgumentParser(
+        prog="nanogpt-tui", parents=[common],
+        description="Train small character-level GPTs and talk to them. "
+                    "With no command, opens the terminal workbench.")
+    parser.add_argument("--no-mouse", action="store_true", help="do not capture the mouse")
+    parser.set_defaults(func=cmd_tui)
+    sub = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    def command(name: str, func: Any, help: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, parents=[common], help=help, description=help)
+        p.set_defaults(func=func)
+        return p
+
+    p = command("train", cmd_train, "start a training run")
+    p.add_argument("--preset", choices=list(config_mod.PRESETS), default=None,
+                   help=f"starting point (default: {config_mod.DEFAULT_PRESET})")
+    p.add_argument("--config", type=Path, help="TOML file of config keys")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override one key")
+    p.add_argument("--data", help="UTF-8 text file to train on (default: Tiny Shakespeare)")
+    p.add_argument("--name", help="a name for the run")
+    _add_launch_options(p)
+
+    p = command("resume", cmd_resume, "continue a stopped or interrupted run from last.pt")
+    p.add_argument("run", help="run id, id prefix or name")
+    _add_launch_options(p)
+
+    p = command("stop", cmd_stop, "ask a training run to checkpoint and stop")
+    p.add_argument("run")
+    p.add_argument("--wait", type=float, nargs="?", const=120.0, default=0.0,
+                   metavar="SECONDS", help="wait until it has stopped")
+
+    p = command("runs", cmd_runs, "list runs, newest first")
+    p.add_argument("--json", action="store_true")
+
+    p = command("show", cmd_show, "show a run's state and config")
+    p.add_argument("run")
+    p.add_argument("--json", action="store_true")
+
+    p = command("delete", cmd_delete, "delete a run that is not training")
+    p.add_argument("run")
+    p.add_argument("--yes", action="store_true", help="really delete")
+
+    command("presets", cmd_presets, "list the presets")
+    return parser
+
+
+def _add_launch_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--detach", action="store_true",
+                   help="train in a background worker and print the run id")
+    p.add_argument("--nproc", type=int, default=1,
+                   help="processes under torchrun (DDP; implies --detach)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except UserError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
+        return exc.exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
