@@ -6,7 +6,7 @@ import queue
 import sys
 from pathlib import Path
 
-from nanogpt_tui.sampler_client import SampleRequest, SamplerClient
+from nanogpt_tui.sampler_client import SamplerClient, SampleRequest
 from tests.tui.conftest import scripted_sampler
 
 
