@@ -21,7 +21,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Container, Vertical
 from textual.message import Message
 from textual.widget import Widget
-from textual.widgets import Footer, Tab, Tabs
+from textual.widgets import Footer, Static, Tab, Tabs
 from textual.worker import get_current_worker
 
 from engine.corpus import cache_dir
@@ -86,17 +86,23 @@ class NanoGPTApp(App[None]):
                                                                (WIDE_COLUMNS, "-wide")]
     VERTICAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-short"), (TALL_ROWS, "-tall")]
 
+    # Focus keys are priority bindings: a plain binding moves focus only after the focused
+    # widget has passed the key on, so keys typed right behind it (fast typists, a laggy SSH
+    # link delivering a burst) would land in the old field.
     BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("tab", "focus_next", "Next", id="focus-next", show=False, priority=True),
+        Binding("shift+tab", "focus_previous", "Previous", id="focus-previous", show=False,
+                priority=True),
         Binding("f1", "help", "Help", id="help", tooltip="Help for the focused pane."),
         Binding("ctrl+n", "new_run", "New run", id="new-run", tooltip="Start a new run."),
         Binding("f2", "focus_pane('runs')", "Runs", id="focus-runs", show=False,
-                tooltip="Go to the run history."),
+                priority=True, tooltip="Go to the run history."),
         Binding("f3", "focus_pane('chart')", "Chart", id="focus-chart", show=False,
-                tooltip="Go to the loss chart."),
+                priority=True, tooltip="Go to the loss chart."),
         Binding("f4", "focus_pane('gpu')", "GPU", id="focus-gpu", show=False,
-                tooltip="Go to the GPU/memory panel."),
+                priority=True, tooltip="Go to the GPU/memory panel."),
         Binding("f5", "focus_pane('generation')", "Generate", id="focus-generation",
-                show=False, tooltip="Go to the prompt."),
+                show=False, priority=True, tooltip="Go to the prompt."),
         Binding("ctrl+q", "quit", "Quit", id="quit", priority=True,
                 tooltip="Quit. Training runs keep going in the background."),
     ]
@@ -133,6 +139,9 @@ class NanoGPTApp(App[None]):
             # Grid order, row by row: runs and GPU on top, chart and generation below.
             with Vertical(id="runs-pane", classes="pane"):
                 yield RunList(self.clock, id="run-list")
+                yield Static(f"No runs in {self.store.root} yet. ctrl+n starts one; runs "
+                             "started with `nanogpt-tui train` show up here too.",
+                             id="runs-empty")
             yield GpuPanel(id="gpu-pane", classes="pane")
             with Vertical(id="chart-pane", classes="pane"):
                 yield RunDetails(id="run-details")
@@ -147,6 +156,7 @@ class NanoGPTApp(App[None]):
             self.query_one(f"#{pane_id}").border_title = title
         self.query_one(Tabs).can_focus = False  # F2–F5 and clicks switch panes
         self.query_one(RunList).focus()
+        self._show_picked()
         self._watch_runs()
         self._sample_gpus()
 
@@ -217,6 +227,7 @@ class NanoGPTApp(App[None]):
     def on_runs_scanned(self, message: RunsScanned) -> None:
         self.runs = {run.id: run for run in message.runs}
         self.query_one(RunList).show_runs(message.runs)
+        self.query_one("#runs-empty").display = not self.runs
         if self.picked is not None and self.picked.id in self.runs:
             self.picked = self.runs[self.picked.id]
             self._show_picked()
@@ -281,14 +292,20 @@ class NanoGPTApp(App[None]):
     # --- panes ---------------------------------------------------------------------------------
 
     def on_tabs_tab_activated(self, event: Tabs.TabActivated) -> None:
-        pane = event.tab.id.removeprefix("tab-") if event.tab.id else "runs"
+        self._show_pane(event.tab.id.removeprefix("tab-") if event.tab.id else "runs")
+
+    def _show_pane(self, pane: str) -> None:
+        """The pane on show when the panes are tabs."""
         panes = self.query_one("#panes")
         for name in PANES:
             panes.set_class(name == pane, f"-show-{name}")
+        self.query_one(Tabs).active = f"tab-{pane}"
 
     def action_focus_pane(self, pane: str) -> None:
-        self.query_one(Tabs).active = f"tab-{pane}"
-        self.query_one(PANES[pane][1]).focus()
+        self._show_pane(pane)
+        # At once, not via Widget.focus (a later callback): keys right behind this one must
+        # already reach the pane.
+        self.set_focus(self.query_one(PANES[pane][1]))
 
     def action_help(self) -> None:
         from nanogpt_tui.help_screen import HelpScreen

@@ -153,8 +153,8 @@ A prompt with characters the model never saw is refused with a message.
             return
         self.request, self.finished = request, None
         self.output.begin(self.request_id, request.prompt)
-        self._say("Starting the sampler: loading torch takes a few seconds…" if cold
-                  else "Generating… (esc stops)", "dim")
+        self._say("Starting the sampler (torch loads in a few seconds)…" if cold
+                  else "Generating · esc stops", "dim")
         self.refresh_bindings()
 
     def _finish(self) -> None:
@@ -204,9 +204,9 @@ A prompt with characters the model never saw is refused with a message.
         # The sampler reports a checkpoint's step only when it (re)loads it: remember it.
         key = (str(self.request.run_dir), self.request.checkpoint)
         self.loaded_steps[key] = event.get("step")
-        self._say(f"Loaded {event.get('checkpoint')}.pt (step {event.get('step')}, "
-                  f"{fmt.si(event.get('params'))} params) in {event.get('load_s', 0):.1f} s; "
-                  "generating… (esc stops)", "dim")
+        self._say(f"Generating from {event.get('checkpoint')}.pt, step {event.get('step')} "
+                  f"({fmt.si(event.get('params'))} params, loaded in "
+                  f"{event.get('load_s', 0):.1f} s) · esc stops", "dim")
 
     def on_sample_finished(self, message: SampleFinished) -> None:
         event = message.event

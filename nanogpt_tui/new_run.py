@@ -87,14 +87,21 @@ class NewRunScreen(ModalScreen[str | None]):
 
     @on(Select.Changed, "#preset")
     def _preset_changed(self, event: Select.Changed) -> None:
-        self.preset = str(event.value)
-        self._fill(self.preset)
+        # The Select also reports its first value after mount; refilling then would wipe
+        # whatever a quick typist entered meanwhile.
+        if event.value != self.preset:
+            self.preset = str(event.value)
+            self._fill(self.preset)
 
     def on_descendant_focus(self, event: events.DescendantFocus) -> None:
-        widget = event.widget
-        if widget.id in config_mod.FIELDS:
-            help_text = config_mod.FIELDS[widget.id].metadata["help"]
-            self.query_one("#new-run-hint", Static).update(f"{widget.id}: {help_text}")
+        key = event.widget.id
+        if key == "name":
+            help_text = "a name for the run; empty: the preset's name"
+        elif key in config_mod.FIELDS:
+            help_text = config_mod.FIELDS[key].metadata["help"]
+        else:
+            return
+        self.query_one("#new-run-hint", Static).update(f"{key}: {help_text}")
 
     def _error(self, message: str, widget: Widget | None = None) -> None:
         self.query_one("#new-run-error", Static).update(message)

@@ -88,7 +88,7 @@ Keys that do not apply to the picked run's state are greyed out in the footer.
             for run in runs:
                 if run != self.runs[run.id]:
                     for (key, _), cell in zip(COLUMNS, _cells(run, now), strict=True):
-                        self.update_cell(run.id, key, cell)
+                        self.update_cell(run.id, key, cell, update_width=True)
         else:
             picked = self.picked_id
             self.clear()
