@@ -24,7 +24,6 @@ from textual.widget import Widget
 from textual.widgets import Footer, Static, Tab, Tabs
 from textual.worker import get_current_worker
 
-from engine.corpus import cache_dir
 from engine.errors import UserError
 from engine.launch import launch, request_stop
 from engine.runstore import LIVE_STATES, RunDir, RunStore, RunSummary
@@ -120,8 +119,7 @@ class NanoGPTApp(App[None]):
         self.clock = clock
         self.watcher = RunWatcher(self.store)
         self.probe = probe or GpuProbe()
-        self.sampler = SamplerClient(self._on_sampler_event, cache_dir() / "sampler.log",
-                                     command=sampler_command)
+        self.sampler = SamplerClient(self._on_sampler_event, command=sampler_command)
         self.runs: dict[str, RunSummary] = {}
         self.picked: RunSummary | None = None
         self.picked_status: dict = {}

@@ -41,15 +41,20 @@ class HistoryBars(Widget):
         super().__init__(id=id)
         self.values: deque[float] = deque(maxlen=HISTORY)
         self.full = 0.0
+        self._drawn: list[str] = []
 
     def add(self, value: float, full: float) -> None:
         self.values.append(value)
         self.full = full
-        self.refresh()
+        if self._rows() != self._drawn:  # a steady reading redraws nothing (idle CPU)
+            self.refresh()
+
+    def _rows(self) -> list[str]:
+        return history_rows(self.values, self.full, self.size.width, self.size.height)
 
     def render(self) -> Text:
-        rows = history_rows(self.values, self.full, self.size.width, self.size.height)
-        return Text("\n".join(rows))
+        self._drawn = self._rows()
+        return Text("\n".join(self._drawn))
 
 
 def _percent(used: float, total: float) -> str:
@@ -117,6 +122,8 @@ from empty to full.
         self.reading: GpuReading | None = None
         self.run_name: str | None = None
         self.run_memory: dict[str, Any] = {}
+        self._shown: Text | None = None
+        self.history_label = ""
 
     def compose(self) -> ComposeResult:
         yield Static("Reading GPUs…", id="gpu-text")
@@ -132,7 +139,9 @@ from empty to full.
         else:
             used, full, label = reading.host_used, reading.host_total, "host memory, last minute"
         self.query_one(HistoryBars).add(used, full)
-        self.query_one("#gpu-history-label", Static).update(Text(label, style="dim"))
+        if label != self.history_label:
+            self.history_label = label
+            self.query_one("#gpu-history-label", Static).update(Text(label, style="dim"))
         self._redraw()
 
     def show_run(self, run_name: str | None, status: dict[str, Any]) -> None:
@@ -142,6 +151,9 @@ from empty to full.
         self._redraw()
 
     def _redraw(self) -> None:
-        if self.reading is not None:
-            self.query_one("#gpu-text", Static).update(
-                describe(self.reading, self.run_name, self.run_memory))
+        if self.reading is None:
+            return
+        text = describe(self.reading, self.run_name, self.run_memory)
+        if text != self._shown:  # Static.update re-lays-out the screen: only on a change
+            self._shown = text
+            self.query_one("#gpu-text", Static).update(text)

@@ -29,6 +29,13 @@ def describe(run: RunSummary, status: dict[str, Any]) -> Text:
 
 
 class RunDetails(Static):
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._shown: Text | None = None
+
     def show(self, run: RunSummary | None, status: dict[str, Any]) -> None:
-        self.update(describe(run, status) if run else Text("No runs yet: ctrl+n starts one.",
-                                                          style="dim"))
+        text = describe(run, status) if run else Text("No runs yet: ctrl+n starts one.",
+                                                      style="dim")
+        if text != self._shown:  # Static.update re-lays-out the screen: only on a change
+            self._shown = text
+            self.update(text)

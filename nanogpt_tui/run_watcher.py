@@ -1,13 +1,15 @@
 """Watches the runs directory: run summaries, the picked run's status and its new metric rows.
 
 A poll is a directory listing plus a `stat` of each run's two small files; a run is summarized
-again only when one of them changed, or while it is live (its worker may die without writing).
+again only when one of them changed. A live run's worker may die without writing anything, so
+its state alone is checked on every poll.
 The picked run's metrics.jsonl is tailed by byte offset. The App calls `poll()` from a thread
 worker a few times a second. No Textual import here.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -98,9 +100,17 @@ class RunWatcher:
     def _summary(self, run: RunDir) -> RunSummary:
         signature = (_stat(run.config_path), _stat(run.status_path))
         cached = self._summaries.get(run.id)
-        if cached and cached[0] == signature and cached[1].state not in LIVE_STATES:
-            return cached[1]
-        summary = summarize(run)
+        if cached and cached[0] == signature:
+            summary = cached[1]
+            if summary.state not in LIVE_STATES:
+                return summary
+            # Nothing was written, but a live worker may have died: only the state can change.
+            state = run.state()
+            if state.state == summary.state:
+                return summary
+            summary = dataclasses.replace(summary, state=state.state, reason=state.reason)
+        else:
+            summary = summarize(run)
         self._summaries[run.id] = (signature, summary)
         return summary
 

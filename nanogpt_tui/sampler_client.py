@@ -51,10 +51,11 @@ class SampleRequest:
 class SamplerClient:
     """Starts the child on the first request and keeps it until `close`."""
 
-    def __init__(self, on_event: Callable[[Event], None], log_path: Path,
+    def __init__(self, on_event: Callable[[Event], None], log_path: Path | None = None,
                  command: Sequence[str] | None = None) -> None:
+        """`log_path` takes the child's stderr; by default sampler.log in the cache directory."""
         self._on_event = on_event
-        self.log_path = log_path
+        self._log_path = log_path
         self.command = list(command) if command is not None else default_command()
         self._proc: subprocess.Popen[bytes] | None = None
         self._reader: threading.Thread | None = None
@@ -64,6 +65,15 @@ class SamplerClient:
     @property
     def running(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
+
+    @property
+    def log_path(self) -> Path:
+        if self._log_path is None:
+            # Imported here: engine.corpus pulls in urllib, which the first frame can do without.
+            from engine.corpus import cache_dir
+
+            self._log_path = cache_dir() / "sampler.log"
+        return self._log_path
 
     def _start(self) -> subprocess.Popen[bytes]:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)

@@ -11,12 +11,23 @@ from __future__ import annotations
 
 from queue import Empty, SimpleQueue
 
+from textual.geometry import Size
+from textual.reactive import Reactive
 from textual.widgets import Log
 
 FLUSH_INTERVAL_S = 1 / 30
 
 
 class StreamLog(Log):
+    # Widget declares virtual_size with layout=True, so each new line re-lays-out the whole
+    # screen and a flush costs two frames instead of one (measured at 1,000 chars/s: 41 % of a
+    # core instead of 28 %). Only this widget's scroll extent changes: it updates its own
+    # scrollbars (Textual is pinned, so the private `_scroll_update` is stable here).
+    virtual_size: Reactive[Size] = Reactive(Size(0, 0), layout=False)
+
+    def watch_virtual_size(self, size: Size) -> None:
+        self._scroll_update(size)
+
     def __init__(self, *, id: str | None = None, max_lines: int = 5000) -> None:
         super().__init__(id=id, max_lines=max_lines, highlight=False)
         self._queue: SimpleQueue[tuple[str, str]] = SimpleQueue()

@@ -1,6 +1,6 @@
 """Screens at 80×24 and 120×40, pixel for pixel (Textual is pinned: releases move snapshots).
 
-Nothing on them may depend on when or where they are taken: fixed runs (write_showcase_runs),
+Nothing on them may depend on when or where they are taken: fixed runs (tests/tui/showcase.py),
 a frozen clock for ages, a fixed GPU reading and history, no cursor blink, and the watcher and
 probe stopped before the picture.
 """
@@ -14,7 +14,8 @@ import pytest
 from nanogpt_tui.app import NanoGPTApp
 from nanogpt_tui.gpu_panel import GpuPanel, HistoryBars
 from nanogpt_tui.loss_chart import LossChart
-from tests.tui.conftest import FROZEN_NOW, FixedProbe, wait_for, write_showcase_runs
+from tests.tui.conftest import FixedProbe, wait_for
+from tests.tui.showcase import FROZEN_NOW, write_showcase_runs
 
 HISTORY = [11, 11.5, 12, 14, 19, 25, 31, 36, 38, 39, 39, 40, 40, 41, 40, 40, 41, 41, 40, 40]
 

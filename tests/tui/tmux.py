@@ -40,6 +40,10 @@ class Tmux:
         self._tmux("new-session", "-d", "-s", "ui", "-x", str(self.width), "-y",
                    str(self.height), line)
 
+    def pane_pid(self) -> int:
+        """The pid of the process the pane runs (the shell that runs the command)."""
+        return int(self._tmux("display", "-p", "-t", "ui", "#{pane_pid}"))
+
     def screen(self) -> str:
         return self._tmux("capture-pane", "-p", "-t", "ui")
 
