@@ -13,6 +13,7 @@ import math
 import os
 import signal
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -30,7 +31,7 @@ from engine.data import Corpus, eval_windows, get_batch, load_corpus
 from engine.device import Runtime, is_cuda_oom, resolve_runtime
 from engine.errors import UserError
 from engine.fsutil import remove_stale_temps
-from engine.metrics import MetricsWriter
+from engine.metrics import MetricsWriter, read_metrics
 from engine.model import GPTConfig, Model, build_model, model_args
 from engine.optim import configure_optimizers, set_lr
 from engine.runstore import RunDir, process_started
@@ -175,8 +176,18 @@ class Trainer:
                                           cfg.eval_train_windows)
         self.metrics = MetricsWriter(self.run.metrics_path) if self.dist.is_main else None
 
+    def _load_resume_checkpoint(self) -> dict[str, Any]:
+        """last.pt; if it is damaged (a failing disk, a copy cut short), the older best.pt."""
+        try:
+            return load_checkpoint(self.run.checkpoint_path("last"), self.rt.device)
+        except UserError as damaged:
+            if not self.run.checkpoint_path("best").exists():
+                raise
+            print(f"warning: {damaged} Resuming from best.pt instead.", file=sys.stderr)
+            return load_checkpoint(self.run.checkpoint_path("best"), self.rt.device)
+
     def _restore(self) -> None:
-        ckpt = load_checkpoint(self.run.checkpoint_path("last"), self.rt.device)
+        ckpt = self._load_resume_checkpoint()
         if ckpt.get("corpus_sha256") != self.corpus.sha256:
             raise UserError(
                 f"the corpus {self.corpus.path} changed since run {self.run.id} started "
@@ -224,7 +235,7 @@ class Trainer:
                 device=self.rt.name, best_val=_finite_or_none(self.best_val),
                 world_size=self.dist.world_size,
             )
-            if self.resume and self.step > 0:
+            if self.resume:
                 self._log({"kind": "resume", "step": self.step})
             state = self._loop()
         except TrainingFailed as exc:
@@ -254,7 +265,7 @@ class Trainer:
     def _loop(self) -> str:
         cfg = self.cfg
         self.loop_start = time.perf_counter() - self.elapsed
-        if self.step == 0:
+        if self.step == 0 and not self._initial_eval_logged():
             self._evaluate()
         window_start, window_tokens, window_steps = time.perf_counter(), 0, 0
         loss_sum = torch.zeros((), device=self.rt.device)
@@ -289,6 +300,13 @@ class Trainer:
             if stop:
                 return "stopped"
         return "done"
+
+    def _initial_eval_logged(self) -> bool:
+        """A restart from scratch keeps the step-0 eval of the attempt before (same seed, same
+        initial weights): evaluating again would only draw that point twice."""
+        logged = self.resume and self.metrics is not None and any(
+            r["kind"] == "eval" and r["step"] == 0 for r in read_metrics(self.run.metrics_path))
+        return self.dist.any(logged, self.rt.device)  # rank 0 decides for all ranks
 
     @property
     def elapsed_s(self) -> float:
