@@ -171,9 +171,11 @@ class Trainer:
             model = DDP(model, device_ids=ids)
         self.model = model
 
-        self.val_windows = eval_windows(self.corpus.val, cfg.block_size)
+        # The whole corpus is a few MB: keeping it on the device saves a copy per batch.
+        self.train_ids = self.corpus.train.to(self.rt.device)
+        self.val_windows = eval_windows(self.corpus.val, cfg.block_size).to(self.rt.device)
         self.train_windows = eval_windows(self.corpus.train, cfg.block_size,
-                                          cfg.eval_train_windows)
+                                          cfg.eval_train_windows).to(self.rt.device)
         self.metrics = MetricsWriter(self.run.metrics_path) if self.dist.is_main else None
 
     def _load_resume_checkpoint(self) -> dict[str, Any]:
@@ -213,7 +215,8 @@ class Trainer:
     # --- the loop -----------------------------------------------------------------------------
 
     def _install_signal_handlers(self) -> dict[int, Any]:
-        """Trap SIGTERM and SIGINT; return the handlers they replace."""
+        """Trap SIGTERM, SIGINT and SIGHUP (a foreground run whose terminal goes away still
+        checkpoints); return the handlers they replace."""
         if threading.current_thread() is not threading.main_thread():
             return {}
 
@@ -223,7 +226,8 @@ class Trainer:
                 raise KeyboardInterrupt
             self.stop_requested = True
 
-        return {sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+        return {sig: signal.signal(sig, request_stop)
+                for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
 
     def run_training(self) -> str:
         """Train to max_iters or until stopped; return the final state."""
@@ -320,8 +324,7 @@ class Trainer:
         total = torch.zeros((), device=self.rt.device)
         for micro in range(cfg.gradient_accumulation_steps):
             last = micro == cfg.gradient_accumulation_steps - 1
-            x, y = get_batch(self.corpus.train, cfg.batch_size, cfg.block_size, self.data_gen)
-            x, y = x.to(self.rt.device, non_blocking=True), y.to(self.rt.device, non_blocking=True)
+            x, y = get_batch(self.train_ids, cfg.batch_size, cfg.block_size, self.data_gen)
             sync = nullcontext() if last or not isinstance(model, DDP) else model.no_sync()
             with sync:
                 with self.rt.autocast():
@@ -351,7 +354,7 @@ class Trainer:
         total = torch.zeros(2, device=self.rt.device, dtype=torch.float64)
         batch = max(self.cfg.batch_size, 32)
         for i in range(0, len(shard), batch):
-            w = shard[i:i + batch].to(self.rt.device)
+            w = shard[i:i + batch]
             with self.rt.autocast():
                 _, loss = self.raw_model(w[:, :-1], w[:, 1:])
             total[0] += loss.double() * len(w)
