@@ -250,6 +250,16 @@ def _emit(text: str, out_file: IO[str] | None) -> None:
         out_file.write(text)
 
 
+def cmd_import_nanogpt(args: argparse.Namespace) -> int:
+    from engine.nanogpt_import import import_nanogpt
+
+    run = import_nanogpt(args.dir, _store(args), name=args.name or "", meta_path=args.meta)
+    err_console.print(f"imported {args.dir} as run {run.id}; try: nanogpt-tui sample {run.id}",
+                      markup=False, soft_wrap=True)
+    print(run.id)
+    return 0
+
+
 # --- the parser -------------------------------------------------------------------------------
 
 
@@ -317,6 +327,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="characters kept when the context window fills (default: half the "
                         "window; window - 1 is nanoGPT's sliding context, at its full cost)")
     p.add_argument("--out", type=Path, help="also write the text (prompt included) to this file")
+
+    p = command("import-nanogpt", cmd_import_nanogpt,
+                "make a run from a nanoGPT out_dir (ckpt.pt and the char-level meta.pkl)")
+    p.add_argument("dir", type=Path, help="nanoGPT's out_dir, holding ckpt.pt")
+    p.add_argument("--name", help="a name for the run (default: the directory's name)")
+    p.add_argument("--meta", type=Path, help="meta.pkl, if it is not in DIR or "
+                   "DIR/../data/<dataset>/ (where nanoGPT's sample.py looks)")
 
     command("presets", cmd_presets, "list the presets")
     return parser
