@@ -30,7 +30,7 @@ import torch
 
 from engine.checkpoint import load_checkpoint, model_from_checkpoint, vocab_of
 from engine.errors import UserError
-from engine.model import Model
+from engine.model import KVCache, Model
 from engine.runstore import BEST_CKPT, RunDir
 from engine.vocab import Vocab, describe_chars
 
@@ -69,7 +69,7 @@ class Decoder:
         self.device = next(model.parameters()).device
         self.context: list[int] = []
         self.positions_run = 0  # positions through the model so far: what the window costs
-        self.cache = None
+        self.cache: KVCache | None = None
 
     @torch.inference_mode()
     def start(self, ids: list[int]) -> torch.Tensor:
@@ -112,13 +112,18 @@ def pick(logits: torch.Tensor, temperature: float, top_k: int | None,
     return int(torch.multinomial(probs, 1, generator=generator))
 
 
-def check_settings(chars: int, temperature: float, top_k: int | None) -> None:
+MAX_SEED = 2**64 - 1  # what torch.Generator.manual_seed takes
+
+
+def check_settings(chars: int, temperature: float, top_k: int | None, seed: int) -> None:
     if chars < 0:
         raise UserError(f"chars must not be negative; got {chars}")
     if not (temperature >= 0 and math.isfinite(temperature)):
         raise UserError(f"temperature must be 0 (greedy) or positive; got {temperature}")
     if top_k is not None and top_k < 0:
         raise UserError(f"top-k must be positive, or 0 for off; got {top_k}")
+    if not 0 <= seed <= MAX_SEED:
+        raise UserError(f"seed must be from 0 to 2**64 - 1; got {seed}")
 
 
 def stream_tokens(model: Model, vocab: Vocab, prompt: str, chars: int, *,
@@ -131,7 +136,7 @@ def stream_tokens(model: Model, vocab: Vocab, prompt: str, chars: int, *,
     block_size characters. Same seed and settings on the same device: the same text.
     """
     check_prompt(vocab, prompt)
-    check_settings(chars, temperature, top_k)
+    check_settings(chars, temperature, top_k, seed)
     if not prompt and vocab.unknown(EMPTY_PROMPT):
         raise UserError("this model's vocabulary has no newline to start from; give a prompt")
     decoder = Decoder(model, keep)

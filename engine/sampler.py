@@ -59,7 +59,6 @@ DEFAULT_TEMPERATURE = 0.8
 OPS = ("sample", "stop", "quit")
 SAMPLE_FIELDS = {"op", "id", "run_dir", "checkpoint", "prompt", "chars", "temperature", "top_k",
                  "seed", "keep"}
-MAX_SEED = 2**64 - 1
 
 
 class BadRequest(Exception):
@@ -133,8 +132,7 @@ def parse_request(line: bytes | str) -> SampleRequest | str:
         temperature=float(_field(obj, "temperature", _is_temperature, "a number >= 0",
                                  DEFAULT_TEMPERATURE)),
         top_k=_field(obj, "top_k", _is_count, "a whole number >= 0 or null"),
-        seed=_field(obj, "seed", lambda v: _is_count(v) and v <= MAX_SEED,
-                    "a whole number >= 0 or null"),
+        seed=_field(obj, "seed", _is_count, "a whole number >= 0 or null"),
         keep=_field(obj, "keep", _is_count, "a whole number >= 0 or null"),
     )
 

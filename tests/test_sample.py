@@ -141,12 +141,13 @@ def test_unknown_prompt_characters_are_named_in_one_line(tiny_gpt: LoadedRun):
 
 
 @pytest.mark.parametrize("settings", [dict(chars=-1), dict(temperature=-0.5),
-                                      dict(top_k=-2), dict(keep=64)])
+                                      dict(top_k=-2), dict(keep=64), dict(seed=-1),
+                                      dict(seed=2**64)])
 def test_bad_settings_are_user_errors(settings: dict):
     model = small_gpt()
-    args = dict(chars=10, temperature=0.8, top_k=None, keep=None) | settings
+    args = dict(chars=10, temperature=0.8, top_k=None, keep=None, seed=0) | settings
     with pytest.raises(UserError):
-        stream_tokens(model, VOCAB, "A", args.pop("chars"), seed=0, **args)
+        stream_tokens(model, VOCAB, "A", args.pop("chars"), **args)
 
 
 def test_zero_chars_yield_nothing(tiny_gpt: LoadedRun):
