@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -229,6 +230,8 @@ def _stream_sample(args: argparse.Namespace, loaded: LoadedRun, prompt: str, see
             count, text_end = count + 1, ch
     except KeyboardInterrupt:
         stopped = True
+    except BrokenPipeError:  # the reader (`| head`) has had enough: a normal end
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     finally:
         if out_file is not None:
             out_file.close()
