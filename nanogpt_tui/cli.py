@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import time
 from pathlib import Path
-from typing import Any
+from typing import IO, TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
@@ -18,6 +20,9 @@ from engine import config as config_mod
 from engine.errors import UserError
 from engine.runstore import RunDir, RunStore, default_runs_dir, summarize
 from nanogpt_tui import format as fmt
+
+if TYPE_CHECKING:
+    from engine.sample import LoadedRun
 
 err_console = Console(stderr=True, highlight=False)
 
@@ -173,6 +178,91 @@ def cmd_tui(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- sampling and importing ------------------------------------------------------------------
+
+
+def _read_prompt(args: argparse.Namespace) -> str:
+    if args.prompt_file is None:
+        return args.prompt or ""
+    try:
+        return Path(args.prompt_file).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UserError(f"prompt file {args.prompt_file} does not exist.") from None
+    except UnicodeDecodeError:
+        raise UserError(f"prompt file {args.prompt_file} is not UTF-8 text.") from None
+    except OSError as exc:
+        raise UserError(f"cannot read prompt file {args.prompt_file} ({exc.strerror}).") from None
+
+
+def _open_out(path: Path | None) -> IO[str] | None:
+    if path is None:
+        return None
+    try:
+        # newline="": the file holds the sample's own line ends, on every platform
+        return open(path, "w", encoding="utf-8", newline="")
+    except OSError as exc:
+        raise UserError(f"cannot write {path} ({exc.strerror}).") from None
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    from engine.sample import load_for_sampling, random_seed, sampling_threads
+
+    run = _store(args).get(args.run)
+    prompt = _read_prompt(args)
+    with sampling_threads():
+        loaded = load_for_sampling(run.path, args.checkpoint)
+        seed = args.seed if args.seed is not None else random_seed()
+        return _stream_sample(args, loaded, prompt, seed)
+
+
+def _stream_sample(args: argparse.Namespace, loaded: LoadedRun, prompt: str, seed: int) -> int:
+    from engine.sample import stream_tokens
+
+    chars = stream_tokens(loaded.model, loaded.vocab, prompt, args.chars,
+                          temperature=args.temperature, top_k=args.top_k, seed=seed,
+                          keep=args.keep)
+    out_file = _open_out(args.out)
+    count, start, stopped, text_end = 0, time.perf_counter(), False, prompt[-1:]
+    try:
+        _emit(prompt, out_file)
+        for ch in chars:
+            _emit(ch, out_file)
+            count, text_end = count + 1, ch
+    except KeyboardInterrupt:
+        stopped = True
+    except BrokenPipeError:  # the reader (`| head`) has had enough: a normal end
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    finally:
+        if out_file is not None:
+            out_file.close()
+    seconds = time.perf_counter() - start
+    if text_end not in ("", "\n") and sys.stdout.isatty():  # the summary starts its own line
+        sys.stdout.write("\n")
+    rate = count / seconds if seconds > 0 else 0.0
+    err_console.print(f"{'stopped after ' if stopped else ''}{count} chars in {seconds:.2f} s "
+                      f"({rate:.0f} chars/s) from {loaded.checkpoint}.pt step {loaded.step} "
+                      f"on {loaded.device}; seed {seed}"
+                      + (f"; wrote {args.out}" if args.out else ""), markup=False, soft_wrap=True)
+    return 130 if stopped else 0
+
+
+def _emit(text: str, out_file: IO[str] | None) -> None:
+    sys.stdout.write(text)
+    sys.stdout.flush()
+    if out_file is not None:
+        out_file.write(text)
+
+
+def cmd_import_nanogpt(args: argparse.Namespace) -> int:
+    from engine.nanogpt_import import import_nanogpt
+
+    run = import_nanogpt(args.dir, _store(args), name=args.name or "", meta_path=args.meta)
+    err_console.print(f"imported {args.dir} as run {run.id}; try: nanogpt-tui sample {run.id}",
+                      markup=False, soft_wrap=True)
+    print(run.id)
+    return 0
+
+
 # --- the parser -------------------------------------------------------------------------------
 
 
@@ -221,6 +311,32 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("delete", cmd_delete, "delete a run that is not training")
     p.add_argument("run")
     p.add_argument("--yes", action="store_true", help="really delete")
+
+    p = command("sample", cmd_sample, "generate text from a run's checkpoint, streamed")
+    p.add_argument("run", help="run id, id prefix or name")
+    prompt = p.add_mutually_exclusive_group()
+    prompt.add_argument("--prompt", help="text to continue (default: start from a newline)")
+    prompt.add_argument("--prompt-file", type=Path, help="UTF-8 file with the text to continue")
+    p.add_argument("--chars", type=int, default=500, help="characters to generate (default 500)")
+    p.add_argument("--temperature", type=float, default=0.8,
+                   help="0 is greedy; higher is more random (default 0.8)")
+    p.add_argument("--top-k", type=int, default=None,
+                   help="draw only from the K likeliest characters (default: all)")
+    p.add_argument("--seed", type=int, default=None,
+                   help="same seed and settings, same text (default: random, printed at the end)")
+    p.add_argument("--checkpoint", choices=["best", "last"], default=None,
+                   help="which checkpoint (default: best, or last before the first eval)")
+    p.add_argument("--keep", type=int, default=None,
+                   help="characters kept when the context window fills (default: half the "
+                        "window; window - 1 is nanoGPT's sliding context, at its full cost)")
+    p.add_argument("--out", type=Path, help="also write the text (prompt included) to this file")
+
+    p = command("import-nanogpt", cmd_import_nanogpt,
+                "make a run from a nanoGPT out_dir (ckpt.pt and the char-level meta.pkl)")
+    p.add_argument("dir", type=Path, help="nanoGPT's out_dir, holding ckpt.pt")
+    p.add_argument("--name", help="a name for the run (default: the directory's name)")
+    p.add_argument("--meta", type=Path, help="meta.pkl, if it is not in DIR or "
+                   "DIR/../data/<dataset>/ (where nanoGPT's sample.py looks)")
 
     command("presets", cmd_presets, "list the presets")
     return parser
