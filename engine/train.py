@@ -142,6 +142,8 @@ class Trainer:
         if self.rt.type == "cuda":
             torch.backends.cuda.matmul.allow_tf32 = True
             torch.backends.cudnn.allow_tf32 = True
+        if cfg.threads:
+            torch.set_num_threads(cfg.threads)
         torch.manual_seed(cfg.seed + self.dist.rank)
         self.corpus: Corpus = load_corpus(cfg.data)
         self.corpus.check_block_size(cfg.block_size)

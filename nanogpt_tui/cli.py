@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from engine import config as config_mod
@@ -127,8 +128,9 @@ def cmd_runs(args: argparse.Namespace) -> int:
         table.add_column(column, justify="right" if column in ("step", "best val",
                                                                "tok/s", "params") else "left")
     for r in rows:
-        table.add_row(r.id, r.name, r.state, f"{r.step}/{r.max_iters}", fmt.loss(r.best_val),
-                      fmt.si(r.tokens_per_s), fmt.si(r.params, 2), fmt.age(r.created))
+        table.add_row(r.id, escape(r.name), r.state, f"{r.step}/{r.max_iters}",
+                      fmt.loss(r.best_val), fmt.si(r.tokens_per_s), fmt.si(r.params, 2),
+                      fmt.age(r.created))
     Console().print(table if rows else f"no runs in {_store(args).root}")
     return 0
 
@@ -150,8 +152,8 @@ def cmd_show(args: argparse.Namespace) -> int:
                           "config": cfg.to_dict(), "checkpoints": checkpoints}, indent=1))
         return 0
     console = Console(highlight=False)
-    console.print(f"[bold]{summary.name}[/]  {run.id}  [{summary.state}]"
-                  + (f"  {summary.reason}" if summary.reason else ""))
+    console.print(f"[bold]{escape(summary.name)}[/]  {run.id}  {summary.state}"
+                  + (f"  {escape(summary.reason)}" if summary.reason else ""))
     console.print(f"step {summary.step}/{summary.max_iters}  best val {fmt.loss(summary.best_val)}"
                   f"  {fmt.si(summary.tokens_per_s)} tok/s  {fmt.si(summary.params, 2)} params"
                   f"  on {status.get('device', '—')}")
@@ -267,15 +269,16 @@ def cmd_import_nanogpt(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    # Accepted before or after the command; after it, a default must not undo what came before.
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--runs-dir", type=Path, default=None,
+    common.add_argument("--runs-dir", type=Path, default=argparse.SUPPRESS,
                         help="where runs live (default: $NANOGPT_TUI_RUNS or ./runs)")
     parser = argparse.ArgumentParser(
         prog="nanogpt-tui", parents=[common],
         description="Train small character-level GPTs and talk to them. "
                     "With no command, opens the terminal workbench.")
     parser.add_argument("--no-mouse", action="store_true", help="do not capture the mouse")
-    parser.set_defaults(func=cmd_tui)
+    parser.set_defaults(func=cmd_tui, runs_dir=None)
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
 
     def command(name: str, func: Any, help: str) -> argparse.ArgumentParser:
@@ -354,7 +357,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except UserError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
+        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
         return exc.exit_code
 
 

@@ -136,3 +136,16 @@ def test_installed_command_detaches_stops_and_resumes(tmp_path: Path):
     finally:
         if run.state().state in ("starting", "running"):
             cli("stop", run_id, "--wait", "30")
+
+
+def test_runs_dir_goes_before_or_after_the_command(runs_copy: Path, capsys, monkeypatch):
+    monkeypatch.chdir(runs_copy.parent)
+    for args in (["--runs-dir", str(runs_copy), "runs", "--json"],
+                 ["runs", "--runs-dir", str(runs_copy), "--json"]):
+        code, out, _ = run_cli(capsys, *args)
+        assert code == 0 and len(json.loads(out)) == 2
+
+
+def test_show_prints_the_state(runs_copy: Path, capsys):
+    code, out, _ = run_cli(capsys, "show", "--runs-dir", str(runs_copy), "tiny-gpt")
+    assert code == 0 and "done" in out.splitlines()[0]
