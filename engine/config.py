@@ -77,6 +77,7 @@ class TrainConfig:
         group="system",
     )
     compile: bool = _opt(False, "torch.compile the model", group="system")
+    threads: int = _opt(0, "CPU threads for torch; 0 means one per core", group="system")
     seed: int = _opt(1337, "random seed", group="system")
 
     @property
@@ -109,7 +110,7 @@ class TrainConfig:
             if not value > 0 or (isinstance(value, float) and not math.isfinite(value)):
                 raise UserError(f"{name} must be positive; got {value}; set --set {name}=N.")
         for name in ("min_lr", "warmup_iters", "lr_decay_iters", "weight_decay", "grad_clip",
-                     "eval_train_windows", "muon_lr"):
+                     "eval_train_windows", "muon_lr", "threads"):
             if getattr(self, name) < 0:
                 raise UserError(f"{name} must not be negative; got {getattr(self, name)}.")
         if self.optimizer == "muon" and not self.muon_lr > 0:

@@ -38,8 +38,10 @@ def get_batch(
     split: torch.Tensor, batch_size: int, block_size: int, generator: torch.Generator
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Random windows of a split: inputs and the targets one character ahead."""
+    # The generator lives on the CPU (its state is checkpointed); the split may be on a GPU.
     starts = torch.randint(len(split) - block_size, (batch_size,), generator=generator)
-    windows = split[starts[:, None] + torch.arange(block_size + 1)]
+    offsets = starts[:, None] + torch.arange(block_size + 1)
+    windows = split[offsets.to(split.device)]
     return windows[:, :-1], windows[:, 1:]
 
 

@@ -21,6 +21,10 @@ class MetricsWriter:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._file: TextIO = open(path, "a", encoding="utf-8")  # noqa: SIM115 - held open
+        if _ends_torn(path):
+            # A killed writer left half a line: end it, so the next row stands on its own line.
+            self._file.write("\n")
+            self._file.flush()
 
     def append(self, row: dict[str, Any]) -> None:
         self._file.write(json.dumps(row, separators=(",", ":")) + "\n")
@@ -28,6 +32,14 @@ class MetricsWriter:
 
     def close(self) -> None:
         self._file.close()
+
+
+def _ends_torn(path: Path) -> bool:
+    with open(path, "rb") as f:
+        if f.seek(0, os.SEEK_END) == 0:
+            return False
+        f.seek(-1, os.SEEK_END)
+        return f.read(1) != b"\n"
 
 
 class MetricsTail:

@@ -185,9 +185,10 @@ def summarize(run: RunDir) -> RunSummary:
         status = {}
     meta = run.read_meta()
     max_iters = status.get("max_iters")
-    if max_iters is None and state.state != "error":
+    if state.state != "error":
         try:
-            max_iters = run.read_config().max_iters
+            configured = run.read_config().max_iters  # also proves config.toml is sound
+            max_iters = max_iters or configured
         except UserError as exc:
             state = RunState("error", str(exc))
     created = meta.get("created") or status.get("started")
@@ -236,6 +237,9 @@ class RunStore:
                 break
             except FileExistsError:
                 continue
+            except OSError as exc:
+                raise UserError(f"cannot create a run in {self.root} ({exc.strerror}); "
+                                "pass --runs-dir with a writable directory.") from None
         else:
             raise UserError(f"cannot find a free run name in {self.root}.")
         run = RunDir(path)

@@ -13,6 +13,7 @@ import math
 import os
 import signal
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -30,7 +31,7 @@ from engine.data import Corpus, eval_windows, get_batch, load_corpus
 from engine.device import Runtime, is_cuda_oom, resolve_runtime
 from engine.errors import UserError
 from engine.fsutil import remove_stale_temps
-from engine.metrics import MetricsWriter
+from engine.metrics import MetricsWriter, read_metrics
 from engine.model import GPTConfig, Model, build_model, model_args
 from engine.optim import configure_optimizers, set_lr
 from engine.runstore import RunDir, process_started
@@ -141,6 +142,8 @@ class Trainer:
         if self.rt.type == "cuda":
             torch.backends.cuda.matmul.allow_tf32 = True
             torch.backends.cudnn.allow_tf32 = True
+        if cfg.threads:
+            torch.set_num_threads(cfg.threads)
         torch.manual_seed(cfg.seed + self.dist.rank)
         self.corpus: Corpus = load_corpus(cfg.data)
         self.corpus.check_block_size(cfg.block_size)
@@ -170,13 +173,25 @@ class Trainer:
             model = DDP(model, device_ids=ids)
         self.model = model
 
-        self.val_windows = eval_windows(self.corpus.val, cfg.block_size)
+        # The whole corpus is a few MB: keeping it on the device saves a copy per batch.
+        self.train_ids = self.corpus.train.to(self.rt.device)
+        self.val_windows = eval_windows(self.corpus.val, cfg.block_size).to(self.rt.device)
         self.train_windows = eval_windows(self.corpus.train, cfg.block_size,
-                                          cfg.eval_train_windows)
+                                          cfg.eval_train_windows).to(self.rt.device)
         self.metrics = MetricsWriter(self.run.metrics_path) if self.dist.is_main else None
 
+    def _load_resume_checkpoint(self) -> dict[str, Any]:
+        """last.pt; if it is damaged (a failing disk, a copy cut short), the older best.pt."""
+        try:
+            return load_checkpoint(self.run.checkpoint_path("last"), self.rt.device)
+        except UserError as damaged:
+            if not self.run.checkpoint_path("best").exists():
+                raise
+            print(f"warning: {damaged} Resuming from best.pt instead.", file=sys.stderr)
+            return load_checkpoint(self.run.checkpoint_path("best"), self.rt.device)
+
     def _restore(self) -> None:
-        ckpt = load_checkpoint(self.run.checkpoint_path("last"), self.rt.device)
+        ckpt = self._load_resume_checkpoint()
         if ckpt.get("corpus_sha256") != self.corpus.sha256:
             raise UserError(
                 f"the corpus {self.corpus.path} changed since run {self.run.id} started "
@@ -202,7 +217,8 @@ class Trainer:
     # --- the loop -----------------------------------------------------------------------------
 
     def _install_signal_handlers(self) -> dict[int, Any]:
-        """Trap SIGTERM and SIGINT; return the handlers they replace."""
+        """Trap SIGTERM, SIGINT and SIGHUP (a foreground run whose terminal goes away still
+        checkpoints); return the handlers they replace."""
         if threading.current_thread() is not threading.main_thread():
             return {}
 
@@ -212,7 +228,8 @@ class Trainer:
                 raise KeyboardInterrupt
             self.stop_requested = True
 
-        return {sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+        return {sig: signal.signal(sig, request_stop)
+                for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
 
     def run_training(self) -> str:
         """Train to max_iters or until stopped; return the final state."""
@@ -224,7 +241,7 @@ class Trainer:
                 device=self.rt.name, best_val=_finite_or_none(self.best_val),
                 world_size=self.dist.world_size,
             )
-            if self.resume and self.step > 0:
+            if self.resume:
                 self._log({"kind": "resume", "step": self.step})
             state = self._loop()
         except TrainingFailed as exc:
@@ -254,7 +271,7 @@ class Trainer:
     def _loop(self) -> str:
         cfg = self.cfg
         self.loop_start = time.perf_counter() - self.elapsed
-        if self.step == 0:
+        if self.step == 0 and not self._initial_eval_logged():
             self._evaluate()
         window_start, window_tokens, window_steps = time.perf_counter(), 0, 0
         loss_sum = torch.zeros((), device=self.rt.device)
@@ -290,6 +307,13 @@ class Trainer:
                 return "stopped"
         return "done"
 
+    def _initial_eval_logged(self) -> bool:
+        """A restart from scratch keeps the step-0 eval of the attempt before (same seed, same
+        initial weights): evaluating again would only draw that point twice."""
+        logged = self.resume and self.metrics is not None and any(
+            r["kind"] == "eval" and r["step"] == 0 for r in read_metrics(self.run.metrics_path))
+        return self.dist.any(logged, self.rt.device)  # rank 0 decides for all ranks
+
     @property
     def elapsed_s(self) -> float:
         """Wall time of training so far, evals included, summed over resumed segments."""
@@ -302,8 +326,7 @@ class Trainer:
         total = torch.zeros((), device=self.rt.device)
         for micro in range(cfg.gradient_accumulation_steps):
             last = micro == cfg.gradient_accumulation_steps - 1
-            x, y = get_batch(self.corpus.train, cfg.batch_size, cfg.block_size, self.data_gen)
-            x, y = x.to(self.rt.device, non_blocking=True), y.to(self.rt.device, non_blocking=True)
+            x, y = get_batch(self.train_ids, cfg.batch_size, cfg.block_size, self.data_gen)
             sync = nullcontext() if last or not isinstance(model, DDP) else model.no_sync()
             with sync:
                 with self.rt.autocast():
@@ -333,7 +356,7 @@ class Trainer:
         total = torch.zeros(2, device=self.rt.device, dtype=torch.float64)
         batch = max(self.cfg.batch_size, 32)
         for i in range(0, len(shard), batch):
-            w = shard[i:i + batch].to(self.rt.device)
+            w = shard[i:i + batch]
             with self.rt.autocast():
                 _, loss = self.raw_model(w[:, :-1], w[:, 1:])
             total[0] += loss.double() * len(w)

@@ -7,17 +7,23 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import time
 from pathlib import Path
-from typing import Any
+from typing import IO, TYPE_CHECKING, Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from engine import config as config_mod
 from engine.errors import UserError
 from engine.runstore import RunDir, RunStore, default_runs_dir, summarize
 from nanogpt_tui import format as fmt
+
+if TYPE_CHECKING:
+    from engine.sample import LoadedRun
 
 err_console = Console(stderr=True, highlight=False)
 
@@ -122,8 +128,9 @@ def cmd_runs(args: argparse.Namespace) -> int:
         table.add_column(column, justify="right" if column in ("step", "best val",
                                                                "tok/s", "params") else "left")
     for r in rows:
-        table.add_row(r.id, r.name, r.state, f"{r.step}/{r.max_iters}", fmt.loss(r.best_val),
-                      fmt.si(r.tokens_per_s), fmt.si(r.params, 2), fmt.age(r.created))
+        table.add_row(r.id, escape(r.name), r.state, f"{r.step}/{r.max_iters}",
+                      fmt.loss(r.best_val), fmt.si(r.tokens_per_s), fmt.si(r.params, 2),
+                      fmt.age(r.created))
     Console().print(table if rows else f"no runs in {_store(args).root}")
     return 0
 
@@ -145,8 +152,8 @@ def cmd_show(args: argparse.Namespace) -> int:
                           "config": cfg.to_dict(), "checkpoints": checkpoints}, indent=1))
         return 0
     console = Console(highlight=False)
-    console.print(f"[bold]{summary.name}[/]  {run.id}  [{summary.state}]"
-                  + (f"  {summary.reason}" if summary.reason else ""))
+    console.print(f"[bold]{escape(summary.name)}[/]  {run.id}  {summary.state}"
+                  + (f"  {escape(summary.reason)}" if summary.reason else ""))
     console.print(f"step {summary.step}/{summary.max_iters}  best val {fmt.loss(summary.best_val)}"
                   f"  {fmt.si(summary.tokens_per_s)} tok/s  {fmt.si(summary.params, 2)} params"
                   f"  on {status.get('device', '—')}")
@@ -179,19 +186,105 @@ def cmd_tui(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- sampling and importing ------------------------------------------------------------------
+
+
+def _read_prompt(args: argparse.Namespace) -> str:
+    if args.prompt_file is None:
+        return args.prompt or ""
+    try:
+        return Path(args.prompt_file).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UserError(f"prompt file {args.prompt_file} does not exist.") from None
+    except UnicodeDecodeError:
+        raise UserError(f"prompt file {args.prompt_file} is not UTF-8 text.") from None
+    except OSError as exc:
+        raise UserError(f"cannot read prompt file {args.prompt_file} ({exc.strerror}).") from None
+
+
+def _open_out(path: Path | None) -> IO[str] | None:
+    if path is None:
+        return None
+    try:
+        # newline="": the file holds the sample's own line ends, on every platform
+        return open(path, "w", encoding="utf-8", newline="")
+    except OSError as exc:
+        raise UserError(f"cannot write {path} ({exc.strerror}).") from None
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    from engine.sample import load_for_sampling, random_seed, sampling_threads
+
+    run = _store(args).get(args.run)
+    prompt = _read_prompt(args)
+    with sampling_threads():
+        loaded = load_for_sampling(run.path, args.checkpoint)
+        seed = args.seed if args.seed is not None else random_seed()
+        return _stream_sample(args, loaded, prompt, seed)
+
+
+def _stream_sample(args: argparse.Namespace, loaded: LoadedRun, prompt: str, seed: int) -> int:
+    from engine.sample import stream_tokens
+
+    chars = stream_tokens(loaded.model, loaded.vocab, prompt, args.chars,
+                          temperature=args.temperature, top_k=args.top_k, seed=seed,
+                          keep=args.keep)
+    out_file = _open_out(args.out)
+    count, start, stopped, text_end = 0, time.perf_counter(), False, prompt[-1:]
+    try:
+        _emit(prompt, out_file)
+        for ch in chars:
+            _emit(ch, out_file)
+            count, text_end = count + 1, ch
+    except KeyboardInterrupt:
+        stopped = True
+    except BrokenPipeError:  # the reader (`| head`) has had enough: a normal end
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    finally:
+        if out_file is not None:
+            out_file.close()
+    seconds = time.perf_counter() - start
+    if text_end not in ("", "\n") and sys.stdout.isatty():  # the summary starts its own line
+        sys.stdout.write("\n")
+    rate = count / seconds if seconds > 0 else 0.0
+    err_console.print(f"{'stopped after ' if stopped else ''}{count} chars in {seconds:.2f} s "
+                      f"({rate:.0f} chars/s) from {loaded.checkpoint}.pt step {loaded.step} "
+                      f"on {loaded.device}; seed {seed}"
+                      + (f"; wrote {args.out}" if args.out else ""), markup=False, soft_wrap=True)
+    return 130 if stopped else 0
+
+
+def _emit(text: str, out_file: IO[str] | None) -> None:
+    sys.stdout.write(text)
+    sys.stdout.flush()
+    if out_file is not None:
+        out_file.write(text)
+
+
+def cmd_import_nanogpt(args: argparse.Namespace) -> int:
+    from engine.nanogpt_import import import_nanogpt
+
+    run = import_nanogpt(args.dir, _store(args), name=args.name or "", meta_path=args.meta)
+    err_console.print(f"imported {args.dir} as run {run.id}; try: nanogpt-tui sample {run.id}",
+                      markup=False, soft_wrap=True)
+    print(run.id)
+    return 0
+
+
 # --- the parser -------------------------------------------------------------------------------
 
 
 def build_parser() -> argparse.ArgumentParser:
+    # Accepted before or after the command; after it, a default must not undo what came before.
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--runs-dir", type=Path, default=None,
+    common.add_argument("--runs-dir", type=Path, default=argparse.SUPPRESS,
                         help="where runs live (default: $NANOGPT_TUI_RUNS or ./runs)")
     parser = argparse.ArgumentParser(
         prog="nanogpt-tui", parents=[common],
         description="Train small character-level GPTs and talk to them. "
                     "With no command, opens the terminal workbench.")
     parser.add_argument("--no-mouse", action="store_true", help="do not capture the mouse")
-    parser.set_defaults(func=cmd_tui)
+    parser.set_defaults(func=cmd_tui, runs_dir=None)
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
 
     def command(name: str, func: Any, help: str) -> argparse.ArgumentParser:
@@ -228,6 +321,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run")
     p.add_argument("--yes", action="store_true", help="really delete")
 
+    p = command("sample", cmd_sample, "generate text from a run's checkpoint, streamed")
+    p.add_argument("run", help="run id, id prefix or name")
+    prompt = p.add_mutually_exclusive_group()
+    prompt.add_argument("--prompt", help="text to continue (default: start from a newline)")
+    prompt.add_argument("--prompt-file", type=Path, help="UTF-8 file with the text to continue")
+    p.add_argument("--chars", type=int, default=500, help="characters to generate (default 500)")
+    p.add_argument("--temperature", type=float, default=0.8,
+                   help="0 is greedy; higher is more random (default 0.8)")
+    p.add_argument("--top-k", type=int, default=None,
+                   help="draw only from the K likeliest characters (default: all)")
+    p.add_argument("--seed", type=int, default=None,
+                   help="same seed and settings, same text (default: random, printed at the end)")
+    p.add_argument("--checkpoint", choices=["best", "last"], default=None,
+                   help="which checkpoint (default: best, or last before the first eval)")
+    p.add_argument("--keep", type=int, default=None,
+                   help="characters kept when the context window fills (default: half the "
+                        "window; window - 1 is nanoGPT's sliding context, at its full cost)")
+    p.add_argument("--out", type=Path, help="also write the text (prompt included) to this file")
+
+    p = command("import-nanogpt", cmd_import_nanogpt,
+                "make a run from a nanoGPT out_dir (ckpt.pt and the char-level meta.pkl)")
+    p.add_argument("dir", type=Path, help="nanoGPT's out_dir, holding ckpt.pt")
+    p.add_argument("--name", help="a name for the run (default: the directory's name)")
+    p.add_argument("--meta", type=Path, help="meta.pkl, if it is not in DIR or "
+                   "DIR/../data/<dataset>/ (where nanoGPT's sample.py looks)")
+
     command("presets", cmd_presets, "list the presets")
     return parser
 
@@ -244,7 +363,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except UserError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
+        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
         return exc.exit_code
 
 

@@ -14,7 +14,7 @@ REPO = Path(__file__).resolve().parents[1]
 TINY = [
     "n_layer=2", "n_head=2", "n_embd=32", "block_size=32", "batch_size=8", "optimizer=muon",
     "muon_lr=0.05", "learning_rate=2e-2", "min_lr=1e-3", "warmup_iters=10",
-    "eval_train_windows=64",
+    "eval_train_windows=64", "threads=1",
 ]
 
 
@@ -49,7 +49,8 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.Temp
 
 def tiny_config(**changes):
     """A 26k-parameter GPT that trains 100 steps in a couple of seconds (Muon: AdamW alone
-    is still on the ~3.0 plateau after 100 steps at this size)."""
+    is still on the ~3.0 plateau after 100 steps at this size). One thread: at this size a
+    second one costs more than it gives, and under load its spin-waits stall training."""
     from engine import config
 
     overrides = TINY + [f"{k}={v}" for k, v in changes.items()]

@@ -55,3 +55,15 @@ def test_a_replaced_file_is_read_from_the_start(tmp_path: Path):
     path.write_text(_row(7))
     assert tail.poll() is True
     assert [r["step"] for r in tail.rows] == [7]
+
+
+def test_a_writer_ends_a_torn_line_before_appending(tmp_path: Path):
+    path = tmp_path / "metrics.jsonl"
+    path.write_text(_row(1) + '{"kind": "train", "step": 2, "lo')  # killed mid-write
+    writer = MetricsWriter(path)
+    writer.append({"kind": "train", "step": 2})
+    writer.close()
+    tail = MetricsTail(path)
+    tail.poll()
+    assert [r["step"] for r in tail.rows] == [1, 2]
+    assert tail.bad_lines == 1

@@ -175,3 +175,21 @@ def test_a_changed_corpus_refuses_to_resume(tmp_path: Path):
     with pytest.raises(UserError, match="changed since run"):
         train(run, resume=True)
     assert run.read_status()["state"] == "failed"
+
+
+@pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
+def test_low_precision_paths_train(tmp_path: Path, dtype: str):
+    """The GPU paths (autocast; float16 with a GradScaler) run on the CPU as well."""
+    run = RunStore(tmp_path).create(tiny_config(max_iters=20, eval_interval=20, dtype=dtype))
+    assert train(run) == "done"
+    evals = [r for r in read_metrics(run.metrics_path) if r["kind"] == "eval"]
+    assert evals[-1]["val_loss"] < evals[0]["val_loss"]
+    assert "scaler" in load_checkpoint(run.checkpoint_path("last"))
+
+
+def test_gradient_accumulation_counts_every_micro_batch(tmp_path: Path):
+    run = RunStore(tmp_path).create(
+        tiny_config(max_iters=10, eval_interval=10, gradient_accumulation_steps=3))
+    assert train(run) == "done"
+    last = [r for r in read_metrics(run.metrics_path) if r["kind"] == "train"][-1]
+    assert last["tokens"] == 10 * 3 * 8 * 32
