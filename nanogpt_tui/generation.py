@@ -14,6 +14,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Input, Label, Select, Static
 
 from engine.runstore import RunDir, RunSummary
+from engine.samples import save_sample
 from nanogpt_tui import format as fmt
 from nanogpt_tui.messages import SampleFailed, SampleFinished, SamplerExited, SamplerLoaded
 from nanogpt_tui.sampler_client import SamplerClient, SampleRequest
@@ -171,8 +172,6 @@ A prompt with characters the model never saw is refused with a message.
         self.client.stop()
 
     def action_save_sample(self) -> None:
-        from engine.samples import save_sample
-
         request, finished = self.request, self.finished or {}
         assert request is not None
         meta = {"checkpoint": request.checkpoint,
@@ -185,7 +184,7 @@ A prompt with characters the model never saw is refused with a message.
         except OSError as exc:
             self._say(f"Could not save the sample ({exc.strerror or exc}).", "red")
             return
-        self._say(f"Saved to {path}", "green")
+        self._say(f"Saved to {path.parent.name}/{path.name} in {request.run_dir.name}", "green")
         self.notify(f"Sample saved to {path.name}", title="Saved")
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:

@@ -8,6 +8,7 @@ import pytest
 from textual.widgets import Input
 
 from engine.runstore import RunStore
+from engine.samples import read_sample
 from nanogpt_tui.app import NanoGPTApp
 from nanogpt_tui.gpu_panel import GpuPanel
 from nanogpt_tui.loss_chart import LossChart
@@ -99,10 +100,13 @@ async def test_a_prompt_streams_generated_text_and_can_be_saved(runs_copy: Path)
         assert len(output.text) == len("ROMEO:") + 500
         assert "Done: 500 chars" in str(app.query_one("#gen-status").render())
         assert app.check_action("save_sample", ()) is True
-        pytest.importorskip("engine.samples")
         await pilot.press("ctrl+s")
         saved = list((app.picked.path / "samples").glob("*.txt"))
-        assert len(saved) == 1 and output.text in saved[0].read_text()
+        assert len(saved) == 1
+        meta, text = read_sample(saved[0])
+        assert text == output.text
+        assert meta["prompt"] == "ROMEO:" and meta["step"] == 100 and meta["chars"] == 500
+        assert "Saved to" in str(app.query_one("#gen-status").render())
 
 
 async def test_a_prompt_with_unknown_characters_gets_an_inline_message(runs_copy: Path) -> None:
