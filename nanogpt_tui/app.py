@@ -155,6 +155,10 @@ class NanoGPTApp(App[None]):
         self.query_one(Tabs).can_focus = False  # F2–F5 and clicks switch panes
         self.query_one(RunList).focus()
         self._show_picked()
+        # After the first frame: the services' first reads would compete with it for the GIL.
+        self.call_after_refresh(self._start_services)
+
+    def _start_services(self) -> None:
         self._watch_runs()
         self._sample_gpus()
 

@@ -21,7 +21,9 @@ async def _pick_gpt(app: NanoGPTApp, pilot) -> None:
                    what="runs")
     app.action_pick_run(RunStore(app.store.root).get("tiny-gpt").id)
     chart = app.query_one(LossChart)
-    await wait_for(pilot, lambda: chart.series.best_val is not None, what="metrics")
+    # The newest run (tiny-bigram, 60 steps) is picked first: wait for tiny-gpt's 100 steps.
+    await wait_for(pilot, lambda: app.picked is not None and app.picked.name == "tiny-gpt"
+                   and chart.series.train[0][-1:] == [100], what="tiny-gpt's metrics")
 
 
 async def test_chart_draws_train_and_val_marks_best_and_toggles_log_y(trained_runs: Path) -> None:
@@ -59,7 +61,8 @@ async def test_gpu_panel_without_a_driver_shows_host_memory_and_run_rss(trained_
     async with app.run_test(size=(120, 40)) as pilot:
         await _pick_gpt(app, pilot)
         panel = app.query_one(GpuPanel)
-        await wait_for(pilot, lambda: panel.reading is not None and panel.run_name, what="reading")
+        await wait_for(pilot, lambda: panel.reading is not None and panel.run_name == "tiny-gpt",
+                       what="a reading with tiny-gpt's memory")
         text = str(panel.query_one("#gpu-text").render())
         if panel.reading.devices:
             pytest.skip("this machine has an NVIDIA driver")
