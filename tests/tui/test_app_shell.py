@@ -90,11 +90,15 @@ async def test_themes_switch_and_the_chart_follows(trained_runs: Path) -> None:
     app = NanoGPTApp(trained_runs)
     async with app.run_test(size=(120, 40)) as pilot:
         chart = app.query_one(LossChart)
-        await wait_for(pilot, lambda: not chart.series.empty, what="metrics")
+        await wait_for(pilot, lambda: not chart.series.empty and app.picked_status,
+                       what="metrics and status")
+        await pilot.pause()  # the details above the chart settle its height
         before = chart.render()
         app.theme = "textual-light"
         await pilot.pause()
-        assert chart.render().plain == before.plain
+        after = chart.render()
+        assert after.plain == before.plain  # the same plot...
+        assert after.spans != before.spans  # ...in the new theme's colours
         assert app.current_theme.name == "textual-light"
 
 
