@@ -176,7 +176,13 @@ def cmd_presets(args: argparse.Namespace) -> int:
 def cmd_tui(args: argparse.Namespace) -> int:
     from nanogpt_tui.app import NanoGPTApp
 
-    NanoGPTApp(runs_dir=Path(args.runs_dir or default_runs_dir())).run(mouse=not args.no_mouse)
+    app = NanoGPTApp(runs_dir=Path(args.runs_dir or default_runs_dir()))
+    app.run(mouse=not args.no_mouse)
+    if app.still_training:
+        names = ", ".join(f"{r.name} ({r.id})" for r in app.still_training)
+        count = len(app.still_training)
+        print(f"{count} run{'s' if count > 1 else ''} still training: {names}. They go on in the "
+              "background; `nanogpt-tui stop RUN` stops one.")
     return 0
 
 

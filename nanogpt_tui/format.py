@@ -40,3 +40,12 @@ def duration(seconds: float | None) -> str:
 
 def mib(n: float | None) -> str:
     return "—" if n is None else f"{n / 2**20:,.0f} MiB"
+
+
+def size(n: float | None) -> str:
+    """Bytes as '312 MiB' or '12.3 GiB'."""
+    if n is None:
+        return "—"
+    if n >= 2**30:
+        return f"{n / 2**30:.1f} GiB"
+    return f"{n / 2**20:.0f} MiB"
