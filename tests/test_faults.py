@@ -23,6 +23,7 @@ from engine.runstore import RunDir, RunStore, summarize
 from engine.train import train
 from nanogpt_tui.cli import main
 from tests.conftest import tiny_config
+from tests.test_train import stop_at
 from tests.test_worker import wait_for
 
 
@@ -86,7 +87,7 @@ def test_twenty_kill_9s_never_lose_the_checkpoint_or_repeat_a_step(tmp_path: Pat
 def test_metrics_disk_full_fails_cleanly(tmp_path: Path):
     run = RunStore(tmp_path).create(tiny_config(max_iters=1000, eval_interval=500,
                                                 log_interval=1))
-    assert train(run, progress=_stop_after(5)) == "stopped"
+    assert train(run, progress=stop_at(5)) == "stopped"
     before = run.checkpoint_path("last").read_bytes()
     # Fill metrics.jsonl (with rows that stay valid) up to just under the file-size limit.
     limit = len(before) + 200_000
@@ -106,19 +107,9 @@ def test_metrics_disk_full_fails_cleanly(tmp_path: Path):
     assert run.checkpoint_path("last").read_bytes() == before
 
 
-def _stop_after(step: int):
-    sent = []
-
-    def progress(row):
-        if row["kind"] == "train" and row["step"] >= step and not sent:
-            sent.append(step)
-            os.kill(os.getpid(), signal.SIGTERM)
-    return progress
-
-
 def test_a_truncated_last_checkpoint_resumes_from_best(tmp_path: Path):
     run = RunStore(tmp_path).create(tiny_config(max_iters=40, eval_interval=10))
-    assert train(run, progress=_stop_after(15)) == "stopped"
+    assert train(run, progress=stop_at(15)) == "stopped"
     last = run.checkpoint_path("last")
     last.write_bytes(last.read_bytes()[: last.stat().st_size // 2])
     best_step = load_checkpoint(run.checkpoint_path("best"))["iter_num"]

@@ -58,7 +58,7 @@ def test_bigram_baseline_trains(trained_runs: Path):
     assert evals[-1]["val_loss"] < evals[0]["val_loss"] - 0.5
 
 
-def _stop_at(step: int):
+def stop_at(step: int):
     """A progress hook that sends this process one SIGTERM once `step` is logged."""
     sent = []
 
@@ -77,7 +77,7 @@ def test_sigterm_checkpoints_and_resume_matches_an_unbroken_run(tmp_path: Path, 
     assert train(straight) == "done"
 
     broken = store.create(cfg, name="broken")
-    assert train(broken, progress=_stop_at(25)) == "stopped"
+    assert train(broken, progress=stop_at(25)) == "stopped"
     status = broken.read_status()
     # The signal arrives during step 26's bookkeeping: that step finishes, then it stops.
     assert status["state"] == "stopped" and status["step"] == 26
@@ -96,7 +96,7 @@ def test_sigterm_checkpoints_and_resume_matches_an_unbroken_run(tmp_path: Path, 
 
 def test_stale_rows_after_the_checkpoint_are_not_shown(tmp_path: Path):
     run = RunStore(tmp_path).create(tiny_config(max_iters=30, eval_interval=10, log_interval=5))
-    assert train(run, progress=_stop_at(10)) == "stopped"
+    assert train(run, progress=stop_at(10)) == "stopped"
     # What a SIGKILL at step 17 leaves: rows past the checkpoint (step 11).
     with run.metrics_path.open("a") as f:
         f.write('{"kind":"train","step":15,"loss":9}\n{"kind":"train","step":17,"loss":9}\n')
@@ -144,7 +144,7 @@ def test_cuda_out_of_memory_fails_with_a_hint(tmp_path: Path, monkeypatch: pytes
 
 def test_disk_full_keeps_the_previous_checkpoint(tmp_path: Path):
     run = RunStore(tmp_path).create(tiny_config(max_iters=40, eval_interval=20, log_interval=5))
-    assert train(run, progress=_stop_at(20)) == "stopped"
+    assert train(run, progress=stop_at(20)) == "stopped"
     before = run.checkpoint_path("last").read_bytes()
     step_before = load_checkpoint(run.checkpoint_path("last"))["iter_num"]
     size = len(before)
@@ -168,7 +168,7 @@ def test_a_changed_corpus_refuses_to_resume(tmp_path: Path):
     text.write_text("to be or not to be, that is the question. " * 200)
     run = RunStore(tmp_path / "runs").create(
         tiny_config(max_iters=20, eval_interval=10, data=str(text), block_size=16))
-    assert train(run, progress=_stop_at(10)) == "stopped"
+    assert train(run, progress=stop_at(10)) == "stopped"
     text.write_text("whether 'tis nobler in the mind to suffer. " * 200)
     from engine.errors import UserError
 
