@@ -6,9 +6,7 @@ trains, quit, and find the training still running.
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import shlex
 import sys
 import time
 from pathlib import Path
@@ -18,8 +16,6 @@ import pytest
 from engine.corpus import DATA_ENV
 from engine.launch import request_stop, wait_until_stopped
 from engine.runstore import LIVE_STATES, RunStore, pid_alive
-from nanogpt_tui.sampler_client import SAMPLER_ENV
-from tests.tui.conftest import scripted_sampler
 from tests.tui.tmux import Tmux
 
 REPO = Path(__file__).resolve().parents[2]
@@ -42,9 +38,6 @@ def test_train_watch_generate_quit_and_training_goes_on(tmp_path: Path,
     runs = tmp_path / "runs"
     env = {DATA_ENV: str(tiny_shakespeare), "NANOGPT_TUI_CACHE": str(tmp_path / "cache"),
            "TEXTUAL_ANIMATIONS": "none"}
-    if importlib.util.find_spec("engine.sampler") is None:
-        # The real sampler is not on this branch yet: use its protocol-true stand-in.
-        env[SAMPLER_ENV] = shlex.join(scripted_sampler(cps=500))
     tmux = Tmux(f"ntui-e2e-{os.getpid()}")
     store = RunStore(runs)
     try:
