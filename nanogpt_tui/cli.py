@@ -6,6 +6,7 @@ torch is imported only inside the commands that train or sample, never at start-
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -85,12 +86,14 @@ def _foreground(run: RunDir, resume: bool) -> int:
     with TrainingProgress(run.id, cfg.max_iters) as progress:
         state = train(run, resume=resume, progress=progress.on_row)
     status = run.read_status()
-    if state == "failed":
-        err_console.print(f"[red]failed[/]: {status.get('error')}")
-        return 1
-    err_console.print(f"run {run.id} {state} at step {status.get('step')}, "
-                      f"best val {fmt.loss(status.get('best_val'))}")
-    return 0
+    # The terminal may be gone (the hangup that stopped the run): the summary is best effort.
+    with contextlib.suppress(OSError):
+        if state == "failed":
+            err_console.print(f"[red]failed[/]: {escape(str(status.get('error')))}")
+        else:
+            err_console.print(f"run {run.id} {state} at step {status.get('step')}, "
+                              f"best val {fmt.loss(status.get('best_val'))}")
+    return 1 if state == "failed" else 0
 
 
 def cmd_stop(args: argparse.Namespace) -> int:

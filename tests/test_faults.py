@@ -182,3 +182,27 @@ def test_summaries_survive_a_run_deleted_underneath(runs_copy: Path):
     for child in run.path.iterdir():
         child.unlink()
     assert summarize(run).state == "error"
+
+
+def test_a_foreground_run_whose_terminal_goes_away_checkpoints_and_stops(tmp_path: Path,
+                                                                        tiny_shakespeare: Path):
+    from tests.test_cli import TINY_SETS
+    from tests.tui.tmux import Tmux
+
+    exe = Path(sys.executable).with_name("nanogpt-tui")
+    if not (Tmux.available() and exe.exists()):
+        pytest.skip("needs tmux and the installed nanogpt-tui")
+    runs = tmp_path / "runs"
+    tmux = Tmux(f"ntui-hup-{os.getpid()}", width=100, height=10)
+    try:
+        tmux.start([str(exe), "train", "--runs-dir", str(runs), *TINY_SETS,
+                    "--set", "max_iters=1000000", "--set", "eval_interval=50", "--name", "fg"],
+                   {"NANOGPT_TUI_DATA": str(tiny_shakespeare)}, str(tmp_path))
+        run = wait_for(lambda: runs.is_dir() and RunStore(runs).runs(), timeout=60)[0]
+        wait_for(lambda: (run.read_status().get("step") or 0) >= 20)
+    finally:
+        tmux.kill()  # the terminal goes: the foreground run gets SIGHUP
+    wait_for(lambda: run.state().state != "running", timeout=60)
+    status = run.read_status()
+    assert status["state"] == "stopped", status.get("error")
+    assert load_checkpoint(run.checkpoint_path("last"))["iter_num"] == status["step"]
