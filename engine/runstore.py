@@ -84,11 +84,25 @@ class RunDir:
     def id(self) -> str:
         return self.path.name
 
-    config_path = property(lambda self: self.path / CONFIG_FILE)
-    status_path = property(lambda self: self.path / STATUS_FILE)
-    metrics_path = property(lambda self: self.path / METRICS_FILE)
-    log_path = property(lambda self: self.path / WORKER_LOG)
-    samples_dir = property(lambda self: self.path / SAMPLES_DIR)
+    @property
+    def config_path(self) -> Path:
+        return self.path / CONFIG_FILE
+
+    @property
+    def status_path(self) -> Path:
+        return self.path / STATUS_FILE
+
+    @property
+    def metrics_path(self) -> Path:
+        return self.path / METRICS_FILE
+
+    @property
+    def log_path(self) -> Path:
+        return self.path / WORKER_LOG
+
+    @property
+    def samples_dir(self) -> Path:
+        return self.path / SAMPLES_DIR
 
     def checkpoint_path(self, which: str = "last") -> Path:
         return self.path / (BEST_CKPT if which == "best" else LAST_CKPT)

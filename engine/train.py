@@ -81,7 +81,7 @@ class StatusReporter:
         pid = os.getpid()
         self.status: dict[str, Any] = {
             "state": "running", "pid": pid, "pid_started": process_started(pid),
-            "host": socket.gethostname(), "started": time.time(), "error": None, "hint": None,
+            "host": socket.gethostname(), "started": time.time(), "error": None,
         }
         self._lock = threading.Lock()
         self._last_write = 0.0
