@@ -37,6 +37,9 @@ SAMPLES_DIR = "samples"
 STALE_AFTER_S = 90.0
 LIVE_STATES = ("starting", "running", "stopping")
 FINAL_STATES = ("done", "stopped", "failed", "imported")
+# States `resume` continues from last.pt (or starts, if there is none yet). A failed run can be
+# resumed once its cause is fixed (a full disk freed, a smaller batch set).
+RESUMABLE_STATES = ("created", "stopped", "interrupted", "failed")
 
 
 def default_runs_dir() -> Path:

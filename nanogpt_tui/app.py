@@ -26,7 +26,7 @@ from textual.worker import get_current_worker
 
 from engine.errors import UserError
 from engine.launch import launch, request_stop
-from engine.runstore import LIVE_STATES, RunDir, RunStore, RunSummary
+from engine.runstore import LIVE_STATES, RESUMABLE_STATES, RunDir, RunStore, RunSummary
 from nanogpt_tui.commands import AppCommands
 from nanogpt_tui.generation import GenerationPane
 from nanogpt_tui.gpu_panel import GpuPanel
@@ -61,7 +61,6 @@ PANES = {  # pane -> (tab label, the widget that takes focus)
     "gpu": ("GPU F4", "#gpu-pane"),
     "generation": ("Generate F5", "#prompt"),
 }
-RESUMABLE_STATES = ("stopped", "interrupted")
 
 Handler = TypeVar("Handler", bound=Callable[..., None])
 

@@ -20,7 +20,14 @@ from rich.table import Table
 
 from engine import config as config_mod
 from engine.errors import UserError
-from engine.runstore import RunDir, RunStore, default_runs_dir, summarize
+from engine.runstore import (
+    LIVE_STATES,
+    RESUMABLE_STATES,
+    RunDir,
+    RunStore,
+    default_runs_dir,
+    summarize,
+)
 from nanogpt_tui import format as fmt
 
 if TYPE_CHECKING:
@@ -57,11 +64,11 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_resume(args: argparse.Namespace) -> int:
     run = _store(args).get(args.run)
     state = run.state().state
-    if state in ("starting", "running", "stopping"):
+    if state in LIVE_STATES:
         raise UserError(f"run {run.id} is already {state}.")
     if state == "done":
         raise UserError(f"run {run.id} is done: it reached max_iters. Start a new run to go on.")
-    if state in ("imported", "error"):
+    if state not in RESUMABLE_STATES:
         raise UserError(f"run {run.id} is {state} and cannot be resumed.")
     run.read_config()
     if args.detach or args.nproc > 1:
