@@ -36,7 +36,6 @@ SAMPLES_DIR = "samples"
 # A worker on another host is presumed dead when its heartbeat is older than this.
 STALE_AFTER_S = 90.0
 LIVE_STATES = ("starting", "running", "stopping")
-FINAL_STATES = ("done", "stopped", "failed", "imported")
 # States `resume` continues from last.pt (or starts, if there is none yet). A failed run can be
 # resumed once its cause is fixed (a full disk freed, a smaller batch set).
 RESUMABLE_STATES = ("created", "stopped", "interrupted", "failed")

@@ -16,6 +16,7 @@ import pytest
 from engine.corpus import DATA_ENV
 from engine.launch import request_stop, wait_until_stopped
 from engine.runstore import LIVE_STATES, RunStore, pid_alive
+from tests.test_worker import wait_for
 from tests.tui.tmux import Tmux
 
 REPO = Path(__file__).resolve().parents[2]
@@ -60,7 +61,7 @@ def test_train_watch_generate_quit_and_training_goes_on(tmp_path: Path,
         tmux.wait_for(r"e2e\s+running\s+\S+\s+\d+/100000\s+\d\.\d{4}", timeout=90)
         run = store.get("e2e")
         tmux.wait_for(r"best val \d\.\d{4}", timeout=30)  # and marked in the chart
-        assert _wait_file(run.checkpoint_path("best"), timeout=90), "no best.pt after an eval"
+        wait_for(lambda: run.checkpoint_path("best").exists(), timeout=90)  # after an eval
 
         tmux.keys("F5", "BTab", "BTab")  # from the prompt back to the chars control
         tmux.type("20000")
@@ -97,12 +98,3 @@ def _wait_screen_change(tmux: Tmux, before: str, timeout: float) -> str:
         assert time.monotonic() < deadline, "the screen stopped changing"
         time.sleep(0.05)
     return screen
-
-
-def _wait_file(path: Path, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while not path.exists():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.1)
-    return True
